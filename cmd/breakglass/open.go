@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/spf13/cobra"
+
+	"github.com/breakglass-dev/breakglass/internal/ecs"
+	"github.com/breakglass-dev/breakglass/internal/exec"
+	"github.com/breakglass-dev/breakglass/internal/naming"
+)
+
+// restoreTimeout bounds putting the service back to rest. It is long enough
+// for the SDK retryer to ride out throttling, short enough that an operator
+// is never stuck behind a dead network.
+const restoreTimeout = 60 * time.Second
+
+type openOptions struct {
+	env, service string
+	target       targetFlags
+	command      string
+	wait         time.Duration
+}
+
+func newOpenCmd(ios *IOStreams, g *globalOptions) *cobra.Command {
+	o := &openOptions{}
+	cmd := &cobra.Command{
+		Use:   "open ENV SERVICE",
+		Short: "Scale a breakglass service to 1, open a shell in it, and put it back when the shell ends",
+		Long: `open resolves ENV and SERVICE to a cluster and service, checks that the service
+is a breakglass service (tag breakglass:managed=true) with ECS Exec enabled,
+scales it from 0 to 1, shows each stage until the exec agent accepts
+connections, and opens an interactive shell in the container.
+
+When the shell ends - by exit, Ctrl-D, a signal, a lost connection, the task
+stopping or an error - the terminal is restored and the service is put back to
+the desired count it had before. A service that was already running is left as
+it was.
+
+Ctrl-C, Ctrl-\ and Ctrl-Z go to the remote shell while it runs. Before the
+shell starts, Ctrl-C cancels the wait and puts the service back.
+
+Without a terminal, an interactive shell is refused; a one-shot --command
+runs and writes its output to stdout, for scripts. The remote command's exit
+status is not reported: ECS Exec does not carry it.`,
+		Example: `  breakglass open DEMO EFS-Util
+  breakglass open PROD EFS-Util --profile prod --region eu-west-1
+  breakglass open DEMO EFS-Util --command "ls -la /mnt/efs"
+  breakglass open DEMO EFS-Util --wait 2m --container efs_util`,
+		Args: exactArgs(2, "ENV and SERVICE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.env, o.service = args[0], args[1]
+			return runOpen(cmd.Context(), ios, g, o)
+		},
+	}
+	o.target.register(cmd, true)
+	f := cmd.Flags()
+	f.StringVar(&o.command, "command", "/bin/sh", "shell or one-shot command to run in the container")
+	f.DurationVar(&o.wait, "wait", 10*time.Minute, "how long to wait for the task to accept connections")
+	return cmd
+}
+
+func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptions) error {
+	st, err := g.settingsFor(ios, o.env)
+	if err != nil {
+		return err
+	}
+	names, err := naming.Resolve(st.Project.Value, o.env, o.service, o.target.overrides)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(o.command) == "" {
+		return &usageError{msg: "--command is empty", hint: "omit --command for /bin/sh, or name a command"}
+	}
+	if o.wait <= 0 {
+		return &usageError{msg: "--wait must be positive", hint: "for example --wait 5m"}
+	}
+	interactive := isShell(o.command)
+	if interactive && !ios.StdinTTY {
+		return exec.ErrNoTerminal
+	}
+
+	ctx, stopSignals := watchSignals(ctx)
+	defer stopSignals()
+
+	sess, err := loadAWS(ctx, st.awsFlags(), ios)
+	if err != nil {
+		return err
+	}
+	client := sess.ecsClient(ecs.Options{})
+	t := ecs.Target{Cluster: names.Cluster, Service: names.ECSService, Container: names.Container}
+
+	who := make(chan string, 1)
+	go func() { who <- sess.callerIdentity(ctx) }()
+
+	svc, err := client.Preflight(ctx, t)
+	if err != nil {
+		return causeOf(ctx, g.suggestEnv(ctx, sess, st, o.target.overrides, err))
+	}
+
+	o2 := &opened{ios: ios, client: client, names: names, svc: svc}
+	if svc.Desired == 0 {
+		if err := o2.scaleUp(ctx, <-who); err != nil {
+			return o2.finish(causeOf(ctx, err))
+		}
+	} else {
+		ios.Printf("%s is already at desired count %d; leaving it at %d afterwards",
+			names.ECSService, svc.Desired, svc.Desired)
+	}
+
+	ex, err := o2.wait(ctx, o)
+	if err != nil {
+		return o2.finish(causeOf(ctx, err))
+	}
+
+	// From here internal/exec owns the signals: the terminal delivers
+	// Ctrl-C to the session child, which forwards it to the remote shell.
+	stopSignals()
+	err = o2.session(sess, ex, interactive)
+	return o2.finish(err)
+}
+
+// opened is an open in progress: what must be undone and how.
+type opened struct {
+	ios    *IOStreams
+	client *ecs.Client
+	names  naming.Names
+	svc    *ecs.Service
+	scaled bool // breakglass changed the desired count and must put it back
+}
+
+func (o *opened) scaleUp(ctx context.Context, who string) error {
+	o.ios.Infof("opening %s in %s: desired count 0 -> 1", o.names.ECSService, o.names.Cluster)
+	err := o.client.Scale(ctx, ecs.Target{Cluster: o.names.Cluster, Service: o.names.ECSService}, 1)
+	// A call cut short (a signal, a reset connection) may still have
+	// reached ECS, so the service is put back unless ECS itself answered
+	// with a refusal.
+	var refusal smithy.APIError
+	if err == nil || !errors.As(err, &refusal) || ctx.Err() != nil {
+		o.scaled = true
+	}
+	if err != nil {
+		return err
+	}
+	if err := o.client.MarkOpen(ctx, o.svc.ARN, who); err != nil {
+		o.ios.Debugf("could not record who opened the service: %v", err)
+	}
+	return nil
+}
+
+func (o *opened) wait(ctx context.Context, opt *openOptions) (*ecs.Exec, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, opt.wait)
+	defer cancel()
+
+	p := newProgress(o.ios)
+	ex, err := o.client.WaitReady(waitCtx, o.target(), opt.command, p.stage)
+	p.done()
+	if err != nil {
+		return nil, err
+	}
+	o.ios.Infof("connected to task %s (container %s) after %s; the service goes back to %d when the shell ends",
+		shortID(ex.TaskID), ex.ContainerName, fmtElapsed(time.Since(p.start)), o.svc.Desired)
+	return ex, nil
+}
+
+func (o *opened) target() ecs.Target {
+	return ecs.Target{Cluster: o.names.Cluster, Service: o.names.ECSService, Container: o.names.Container}
+}
+
+// session runs the shell and watches the task while it runs; a task that
+// stops ends the session instead of leaving the terminal hanging.
+func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		err := o.client.WatchTask(ctx, ex.ClusterARN, ex.TaskARN)
+		var ee *ecs.Error
+		if errors.As(err, &ee) && ee.Kind == ecs.KindTaskStopped {
+			cancel(err)
+		}
+	}()
+
+	res, err := exec.Run(ctx, exec.Params{
+		SessionJSON: ex.SessionJSON(),
+		SessionID:   ex.SessionID,
+		Target:      ex.SSMTarget,
+		Region:      sess.cfg.Region,
+		Profile:     sess.profile,
+		SSMEndpoint: sess.ssmEndpoint,
+		Interactive: interactive,
+	}, exec.Options{Stdin: o.ios.In, Stdout: o.ios.OutFile, Stderr: o.ios.ErrFile})
+	if interactive && (res.Signal != nil || res.Canceled || res.Lost) {
+		// The shell was cut off mid-line; start our lines on a fresh one.
+		fmt.Fprint(o.ios.Err, "\r\n")
+	}
+	switch {
+	case res.Signal != nil:
+		return &signalError{sig: res.Signal}
+	case res.Canceled:
+		return o.taskEnded(context.Cause(ctx))
+	case res.Lost:
+		// The plugin gave up reconnecting; the task stopping is the usual
+		// reason, and the watcher may not have polled since.
+		return o.taskEnded(o.stopReason(ex))
+	case err != nil && res.ExitCode == 0:
+		return &sessionError{msg: fmt.Sprintf("the session ended but its output was cut short: %v", err),
+			hint: "the terminal or pipe reading breakglass's output went away"}
+	case err != nil:
+		return &sessionError{msg: fmt.Sprintf("start the session: %v", err),
+			hint: "run with --verbose for the API calls; 'breakglass version' shows the linked plugin"}
+	case res.ExitCode == exitInterrupted:
+		return &signalError{sig: os.Interrupt}
+	case res.ExitCode != 0:
+		return &sessionError{
+			msg:  fmt.Sprintf("the session failed (session process exit status %d)", res.ExitCode),
+			hint: "the connection to the container was refused or lost; check 'breakglass status' and retry",
+		}
+	}
+	o.ios.Infof("session ended")
+	return nil
+}
+
+// taskEnded turns the reason a session was cut off into the command's error.
+func (o *opened) taskEnded(cause error) error {
+	var ee *ecs.Error
+	if errors.As(cause, &ee) {
+		return &sessionError{msg: "the session ended because " + ee.Error(), hint: ee.Hint()}
+	}
+	return &sessionError{
+		msg:  "the connection to the container was lost",
+		hint: "check the network; 'breakglass status' shows whether the task still runs",
+	}
+}
+
+// stopReason asks once why the task went away, for the message.
+func (o *opened) stopReason(ex *ecs.Exec) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return o.client.CheckTask(ctx, ex.ClusterARN, ex.TaskARN)
+}
+
+// finish puts the service back to rest if breakglass changed it, and
+// returns the error the command ends with: a failed restore outranks err.
+func (o *opened) finish(err error) error {
+	if !o.scaled {
+		return err
+	}
+
+	ctx, release := holdSignals(o.ios, context.Background())
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
+	defer cancel()
+
+	t := o.target()
+	if rerr := o.client.Scale(ctx, t, o.svc.Desired); rerr != nil {
+		o.ios.Printf("could not put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
+		return &cleanupError{err: rerr, env: o.names.Env, service: o.names.Service}
+	}
+	o.ios.Infof("put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
+	if cerr := o.client.ClearOpen(ctx, o.svc.ARN); cerr != nil {
+		o.ios.Debugf("could not clear the opened-by record: %v", cerr)
+	}
+	return err
+}
+
+// isShell reports whether command starts an interactive shell rather than
+// running a one-shot command: a shell's name with no arguments.
+func isShell(command string) bool {
+	fields := strings.Fields(command)
+	if len(fields) != 1 {
+		return false
+	}
+	switch path.Base(fields[0]) {
+	case "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "fish":
+		return true
+	}
+	return false
+}

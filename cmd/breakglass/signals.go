@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// interruptSignals end a wait; during a session internal/exec takes them over.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// watchSignals returns a context that is cancelled with a *signalError as
+// its cause when an interrupt signal arrives. stop ends the watching and must
+// be called before another part of the program takes the signals over.
+func watchSignals(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, interruptSignals...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(&signalError{sig: sig})
+		case <-done:
+		}
+	}()
+
+	stopped := false
+	return ctx, func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+// holdSignals keeps interrupt signals from killing the process while the
+// service is being put back to rest. The first signal only prints a notice;
+// the third gives up and cancels the returned context, for an operator who
+// must leave now and will run 'breakglass close' later.
+func holdSignals(ios *IOStreams, parent context.Context) (ctx context.Context, release func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 3)
+	signal.Notify(ch, interruptSignals...)
+	done := make(chan struct{})
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-ch:
+				switch n {
+				case 1:
+					ios.Printf("still putting the service back to rest; interrupt twice more to abandon it")
+				case 3:
+					cancel()
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+}
+
+// causeOf returns the signal that cancelled ctx, or err unchanged.
+func causeOf(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if se, ok := context.Cause(ctx).(*signalError); ok {
+		return se
+	}
+	return err
+}
