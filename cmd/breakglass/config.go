@@ -344,7 +344,19 @@ type setting struct {
 	// Overrides names the config file value that a flag or environment
 	// variable beat, for a warning; "" if none.
 	Overrides string `json:"overrides,omitempty"`
+
+	origin origin
 }
+
+// origin is the kind of source a setting came from.
+type origin int
+
+const (
+	fromNowhere origin = iota
+	fromFlag
+	fromEnv
+	fromFile
+)
 
 // settings are the resolved settings for one environment (or none).
 type settings struct {
@@ -360,7 +372,7 @@ type settings struct {
 // the keys.
 func (s settings) awsFlags() awsFlags {
 	f := awsFlags{profile: s.Profile.Value, region: s.Region.Value, profileSource: s.Profile.Source}
-	if strings.HasPrefix(s.Profile.Source, "AWS_") {
+	if s.Profile.origin == fromEnv {
 		f.profile = ""
 	}
 	return f
@@ -405,9 +417,9 @@ func resolveSettings(env string, f flagSettings, getenv func(string) string,
 	// beat one from AWS_PROFILE: the file is the weakest source. This is
 	// also what keeps a shell set up for the sandbox (which exports keys)
 	// away from the real accounts the file names.
-	if s.Profile.Value != "" && s.Profile.Source != "--profile" && getenv("AWS_ACCESS_KEY_ID") != "" &&
-		!strings.HasPrefix(s.Profile.Source, "AWS_") {
-		s.Profile = setting{Source: sourceEnvKeys, Overrides: s.Profile.Value + " from " + s.Profile.Source}
+	if s.Profile.origin == fromFile && getenv("AWS_ACCESS_KEY_ID") != "" {
+		s.Profile = setting{Source: sourceEnvKeys, Overrides: s.Profile.Value + " from " + s.Profile.Source,
+			origin: fromEnv}
 	}
 	if s.Profile.Value == "" && s.Profile.Source == "" {
 		s.Profile.Source = sourceUnset
@@ -429,13 +441,12 @@ func resolveSettings(env string, f flagSettings, getenv func(string) string,
 func pick(flag, flagName string, getenv func(string) string, vars []string,
 	sect, defs fileValue, file *configFile) setting {
 	var s setting
-	switch {
-	case flag != "":
-		s = setting{Value: flag, Source: flagName}
-	default:
+	if flag != "" {
+		s = setting{Value: flag, Source: flagName, origin: fromFlag}
+	} else {
 		for _, v := range vars {
 			if val := getenv(v); val != "" {
-				s = setting{Value: val, Source: v}
+				s = setting{Value: val, Source: v, origin: fromEnv}
 				break
 			}
 		}
@@ -450,7 +461,7 @@ func pick(flag, flagName string, getenv func(string) string, vars []string,
 	}
 	for _, fv := range []fileValue{sect, defs} {
 		if fv.Value != "" {
-			return setting{Value: fv.Value, Source: fileSource(file, fv)}
+			return setting{Value: fv.Value, Source: fileSource(file, fv), origin: fromFile}
 		}
 	}
 	return setting{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/breakglass-dev/breakglass/internal/naming"
 	"github.com/breakglass-dev/breakglass/internal/sandbox"
 )
 
@@ -104,12 +105,13 @@ func runAgainstSandbox(ios *IOStreams, sb *sandbox.Server, args []string) error 
 }
 
 // sandboxBaseEnv drops the variables that would point the child at a real
-// account or a profile the sandbox does not know.
+// account or a profile the sandbox does not know, or rename what the sandbox
+// seeded under the default project.
 func sandboxBaseEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") {
+		if strings.HasPrefix(name, "AWS_") || name == naming.ProjectEnv {
 			continue
 		}
 		out = append(out, kv)
