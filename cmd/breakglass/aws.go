@@ -15,6 +15,7 @@ import (
 	ecssdk "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/breakglass-dev/breakglass/internal/ecs"
@@ -64,10 +65,15 @@ func loadAWS(ctx context.Context, f awsFlags, io *IOStreams) (*awsSession, error
 	if f.region != "" {
 		opts = append(opts, config.WithRegion(f.region))
 	}
+	// The SDK's own warnings (a response body it could not drain, say) say
+	// nothing an operator can act on; they are shown only with --verbose.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	if io.Verbose {
 		opts = append(opts, config.WithAPIOptions([]func(*middleware.Stack) error{
 			logCalls(io),
-		}))
+		}), config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			io.Printf("sdk %s: %s", strings.ToLower(string(c)), fmt.Sprintf(format, v...))
+		})))
 	}
 
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)

@@ -3,6 +3,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,22 +72,62 @@ func TestOpenGivesAShellOnTheEFSRootAndPutsTheServiceBack(t *testing.T) {
 	}
 }
 
-func TestCtrlCDuringTheWaitPutsTheServiceBack(t *testing.T) {
-	sb := fastSandbox(t, func(c *sandbox.Config) { c.StartDelay = 20 * time.Second })
-	p := startPTY(t, hermeticEnv(t, sb), "open", "DEMO", "EFS-Util")
+func TestInterruptingTheWaitPutsTheServiceBack(t *testing.T) {
+	tests := []struct {
+		name string
+		keys string
+		want int
+	}{
+		{"Ctrl-C cancels the wait", "\x03", exitInterrupted},
+		{"Ctrl-\\ cancels the wait instead of dumping goroutines", "\x1c", exitSignalOffset + int(syscall.SIGQUIT)},
+		{"Ctrl-Z is refused, then Ctrl-C cancels", "\x1a", exitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := fastSandbox(t, func(c *sandbox.Config) { c.StartDelay = 20 * time.Second })
+			p := startPTY(t, hermeticEnv(t, sb), "open", "DEMO", "EFS-Util")
 
-	p.expect(0, "PROVISIONING", 20*time.Second)
-	p.send("\x03")
-	if code := p.wait(30 * time.Second); code != exitInterrupted {
-		t.Errorf("exit code = %d, want %d", code, exitInterrupted)
+			off := p.expect(0, "PROVISIONING", 20*time.Second)
+			p.send(tt.keys)
+			if tt.keys == "\x1a" {
+				p.expect(off, "cannot suspend", 5*time.Second)
+				p.send("\x03")
+			}
+			if code := p.wait(30 * time.Second); code != tt.want {
+				t.Errorf("exit code = %d, want %d", code, tt.want)
+			}
+			if got := desiredCount(t, sb, demoCluster, demoService); got != 0 {
+				t.Errorf("desired count = %d, want 0", got)
+			}
+			if !strings.Contains(p.output(), "back to desired count 0") {
+				t.Error("no line saying the service was put back")
+			}
+			p.assertCookedTerminal()
+		})
+	}
+}
+
+func TestAClosedOutputPipeStillPutsTheServiceBack(t *testing.T) {
+	sb := fastSandbox(t)
+	// Both pipes are closed before breakglass writes a byte, like the end
+	// of 'breakglass ... 2>&1 | head -0'.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := osexec.Command(binPath, "open", "DEMO", "EFS-Util", "--command", "ls")
+	cmd.Env = hermeticEnv(t, sb)
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Run()
+	w.Close()
+
+	if code := exitCodeOf(err); code == exitSignalOffset+int(syscall.SIGPIPE) {
+		t.Errorf("breakglass was killed by SIGPIPE")
 	}
 	if got := desiredCount(t, sb, demoCluster, demoService); got != 0 {
 		t.Errorf("desired count = %d, want 0", got)
 	}
-	if !strings.Contains(p.output(), "back to desired count 0") {
-		t.Error("no line saying the service was put back")
-	}
-	p.assertCookedTerminal()
 }
 
 func TestSIGTERMDuringTheShellPutsTheServiceBack(t *testing.T) {
@@ -136,6 +181,39 @@ func stopRunningTask(t *testing.T, sb *sandbox.Server) {
 	}
 }
 
+func TestAKilledSupervisorTakesItsSessionWithIt(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("needs /proc to find the supervisor")
+	}
+	sb := fastSandbox(t)
+	// A shell leads the terminal's session, as for an operator, so the
+	// supervisor's death sends no SIGHUP to the session child.
+	sh := osexec.Command("/bin/sh", "-c", binPath+" open DEMO EFS-Util; sleep 30")
+	p := startPTYCommand(t, hermeticEnv(t, sb), sh)
+	shellReady(p, 0)
+
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", sh.Process.Pid, sh.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(children))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the operator types next is meant for their own machine.
+	time.Sleep(time.Second)
+	p.send("touch TYPED_AFTER_KILL\r")
+	time.Sleep(time.Second)
+	if _, err := os.Stat(filepath.Join(sb.EFSDir(), "TYPED_AFTER_KILL")); err == nil {
+		t.Error("keystrokes typed after the supervisor died ran in the container")
+	}
+	p.assertCookedTerminal()
+}
+
 func TestAOneShotCommandWithoutATerminalWritesOnlyItsOutput(t *testing.T) {
 	sb := fastSandbox(t)
 	stdout, stderr, code := runPlain(t, hermeticEnv(t, sb), "", "open", "DEMO", "EFS-Util", "--command", "ls")
@@ -146,8 +224,18 @@ func TestAOneShotCommandWithoutATerminalWritesOnlyItsOutput(t *testing.T) {
 	if len(fields) != 2 || fields[0] != "mysql" || fields[1] != "rabbitmq" {
 		t.Errorf("stdout = %q, want the two EFS folders only", stdout)
 	}
+	if strings.Contains(stdout, "\r") {
+		t.Errorf("stdout has the container terminal's CR line ends: %q", stdout)
+	}
 	if got := desiredCount(t, sb, demoCluster, demoService); got != 0 {
 		t.Errorf("desired count = %d, want 0", got)
+	}
+
+	// Input is not passed to a one-shot command: the container's terminal
+	// would echo it into the output.
+	stdout, stderr, code = runPlain(t, hermeticEnv(t, sb), "secret\n", "open", "DEMO", "EFS-Util", "--command", "echo hi")
+	if code != 0 || stdout != "hi\n" {
+		t.Errorf("stdout = %q (exit %d), want exactly \"hi\\n\"; stderr:\n%s", stdout, code, stderr)
 	}
 }
 

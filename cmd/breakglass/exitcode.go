@@ -65,6 +65,8 @@ func signalName(sig os.Signal) string {
 		return "SIGTERM"
 	case syscall.SIGHUP:
 		return "SIGHUP"
+	case syscall.SIGQUIT:
+		return "Ctrl-\\ (SIGQUIT)"
 	}
 	return sig.String()
 }
@@ -73,9 +75,8 @@ func signalName(sig os.Signal) string {
 // outranks every other failure of the same command in the exit code, because
 // it is the one that leaves something open.
 type cleanupError struct {
-	err     error
-	env     string
-	service string
+	err      error
+	closeCmd string // how to put the service back later
 }
 
 func (e *cleanupError) Error() string {
@@ -83,7 +84,7 @@ func (e *cleanupError) Error() string {
 }
 func (e *cleanupError) Unwrap() error { return e.err }
 func (e *cleanupError) Hint() string {
-	return fmt.Sprintf("the service may still be running; run: breakglass close %s %s", e.env, e.service)
+	return "the service may still be running; run: " + e.closeCmd
 }
 
 // sessionError reports a session that ended other than by the shell ending.

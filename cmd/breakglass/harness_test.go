@@ -140,6 +140,12 @@ type readAt struct {
 
 func startPTY(t testing.TB, env []string, args ...string) *ptyProc {
 	t.Helper()
+	return startPTYCommand(t, env, osexec.Command(binPath, args...))
+}
+
+// startPTYCommand runs cmd on a new pty as startPTY does.
+func startPTYCommand(t testing.TB, env []string, cmd *osexec.Cmd) *ptyProc {
+	t.Helper()
 	ptm, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +153,6 @@ func startPTY(t testing.TB, env []string, args ...string) *ptyProc {
 	if err := pty.Setsize(ptm, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := osexec.Command(binPath, args...)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}

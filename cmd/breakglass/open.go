@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -87,14 +88,15 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 		return exec.ErrNoTerminal
 	}
 
-	ctx, stopSignals := watchSignals(ctx)
+	ctx, stopSignals := watchSignals(ctx, ios)
 	defer stopSignals()
 
 	sess, err := loadAWS(ctx, st.awsFlags(), ios)
 	if err != nil {
 		return err
 	}
-	client := sess.ecsClient(ecs.Options{})
+	prog := newProgress(ios)
+	client := sess.ecsClient(ecs.Options{OnRetry: retryNotice(prog)})
 	t := ecs.Target{Cluster: names.Cluster, Service: names.ECSService, Container: names.Container}
 
 	who := make(chan string, 1)
@@ -105,14 +107,14 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 		return causeOf(ctx, g.suggestEnv(ctx, sess, st, o.target.overrides, err))
 	}
 
-	o2 := &opened{ios: ios, client: client, names: names, svc: svc}
+	o2 := &opened{ios: ios, client: client, names: names, svc: svc, prog: prog,
+		closeCmd: closeCommandLine(st, o.env, o.service, o.target.overrides)}
 	if svc.Desired == 0 {
 		if err := o2.scaleUp(ctx, <-who); err != nil {
 			return o2.finish(causeOf(ctx, err))
 		}
 	} else {
-		ios.Printf("%s is already at desired count %d; leaving it at %d afterwards",
-			names.ECSService, svc.Desired, svc.Desired)
+		o2.warnShared()
 	}
 
 	ex, err := o2.wait(ctx, o)
@@ -127,6 +129,23 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 	return o2.finish(err)
 }
 
+// retryNoticeEvery spaces out the notices of a wait that keeps failing.
+const retryNoticeEvery = 10 * time.Second
+
+// retryNotice returns an OnRetry that says, at most every retryNoticeEvery,
+// that the wait is retrying and why: a wait against a dead endpoint must
+// not look like one that is progressing.
+func retryNotice(p *progress) func(error) {
+	var last time.Time
+	return func(err error) {
+		if time.Since(last) < retryNoticeEvery {
+			return
+		}
+		last = time.Now()
+		p.notice("still trying after an error: %v", err)
+	}
+}
+
 // opened is an open in progress: what must be undone and how.
 type opened struct {
 	ios    *IOStreams
@@ -134,6 +153,29 @@ type opened struct {
 	names  naming.Names
 	svc    *ecs.Service
 	scaled bool // breakglass changed the desired count and must put it back
+
+	closeCmd string    // the command that puts the service back, for hints
+	prog     *progress // the wait's display
+}
+
+// warnShared says what joining a service that is already running means.
+//
+// Known shortcoming: there is no lease. Whoever scaled the service up puts it
+// back when their shell ends, which ends every other shell on it; a second
+// operator is only warned, and the first is not told that someone joined.
+func (o *opened) warnShared() {
+	holder := o.svc.Tags[ecs.OpenedByTagKey]
+	if holder == "" {
+		o.ios.Printf("%s is already at desired count %d; leaving it at %d afterwards",
+			o.names.ECSService, o.svc.Desired, o.svc.Desired)
+		return
+	}
+	since := ""
+	if at := o.svc.Tags[ecs.OpenedAtTagKey]; at != "" {
+		since = " since " + at
+	}
+	o.ios.Printf("%s is held open by %s%s; your shell ends when they close it",
+		o.names.ECSService, holder, since)
 }
 
 func (o *opened) scaleUp(ctx context.Context, who string) error {
@@ -159,7 +201,8 @@ func (o *opened) wait(ctx context.Context, opt *openOptions) (*ecs.Exec, error) 
 	waitCtx, cancel := context.WithTimeout(ctx, opt.wait)
 	defer cancel()
 
-	p := newProgress(o.ios)
+	p := o.prog
+	p.start = time.Now()
 	ex, err := o.client.WaitReady(waitCtx, o.target(), opt.command, p.stage)
 	p.done()
 	if err != nil {
@@ -187,6 +230,10 @@ func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error
 		}
 	}()
 
+	streams := o.sessionStreams(interactive)
+	if streams.Stdin != o.ios.In {
+		defer streams.Stdin.Close()
+	}
 	res, err := exec.Run(ctx, exec.Params{
 		SessionJSON: ex.SessionJSON(),
 		SessionID:   ex.SessionID,
@@ -195,7 +242,7 @@ func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error
 		Profile:     sess.profile,
 		SSMEndpoint: sess.ssmEndpoint,
 		Interactive: interactive,
-	}, exec.Options{Stdin: o.ios.In, Stdout: o.ios.OutFile, Stderr: o.ios.ErrFile})
+	}, streams)
 	if interactive && (res.Signal != nil || res.Canceled || res.Lost) {
 		// The shell was cut off mid-line; start our lines on a fresh one.
 		fmt.Fprint(o.ios.Err, "\r\n")
@@ -209,6 +256,10 @@ func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error
 		// The plugin gave up reconnecting; the task stopping is the usual
 		// reason, and the watcher may not have polled since.
 		return o.taskEnded(o.stopReason(ex))
+	case errors.Is(err, syscall.EPIPE):
+		// Whoever read the output has had enough (breakglass ... | head):
+		// as for any Unix command, that is not a failure.
+		return nil
 	case err != nil && res.ExitCode == 0:
 		return &sessionError{msg: fmt.Sprintf("the session ended but its output was cut short: %v", err),
 			hint: "the terminal or pipe reading breakglass's output went away"}
@@ -225,6 +276,24 @@ func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error
 	}
 	o.ios.Infof("session ended")
 	return nil
+}
+
+// sessionStreams hands the session the terminal, or for a one-shot command
+// without one, output with plain line ends and no input: the container side
+// is a terminal, which would echo input into the output and never see its
+// end.
+func (o *opened) sessionStreams(interactive bool) exec.Options {
+	opts := exec.Options{Stdin: o.ios.In, Stdout: o.ios.OutFile, Stderr: o.ios.ErrFile}
+	if interactive {
+		return opts
+	}
+	opts.PlainLines = !o.ios.StdoutTTY
+	if !o.ios.StdinTTY {
+		if null, err := os.Open(os.DevNull); err == nil {
+			opts.Stdin = null
+		}
+	}
+	return opts
 }
 
 // taskEnded turns the reason a session was cut off into the command's error.
@@ -253,7 +322,7 @@ func (o *opened) finish(err error) error {
 		return err
 	}
 
-	ctx, release := holdSignals(o.ios, context.Background())
+	ctx, release := holdSignals(context.Background(), o.ios)
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
@@ -261,13 +330,42 @@ func (o *opened) finish(err error) error {
 	t := o.target()
 	if rerr := o.client.Scale(ctx, t, o.svc.Desired); rerr != nil {
 		o.ios.Printf("could not put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
-		return &cleanupError{err: rerr, env: o.names.Env, service: o.names.Service}
+		return &cleanupError{err: rerr, closeCmd: o.closeCmd}
 	}
 	o.ios.Infof("put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
 	if cerr := o.client.ClearOpen(ctx, o.svc.ARN); cerr != nil {
 		o.ios.Debugf("could not clear the opened-by record: %v", cerr)
 	}
 	return err
+}
+
+// closeCommandLine is the close command that reaches the same service with
+// the same settings, for an operator told to run it later.
+func closeCommandLine(st settings, env, service string, ov naming.Overrides) string {
+	args := []string{"breakglass", "close", env, service}
+	add := func(flag, value string) {
+		if value != "" {
+			args = append(args, flag, shellQuote(value))
+		}
+	}
+	add("--profile", st.Profile.Value)
+	add("--region", st.Region.Value)
+	if st.Project.Value != naming.DefaultProject {
+		add("--project", st.Project.Value)
+	}
+	add("--cluster", ov.Cluster)
+	add("--service", ov.Service)
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it is plainly safe.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@=", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 // isShell reports whether command starts an interactive shell rather than

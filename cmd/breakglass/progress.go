@@ -49,6 +49,17 @@ func (p *progress) stage(s ecs.Stage) {
 	p.spin.Start()
 }
 
+// notice prints a line between stage lines without garbling the spinner.
+func (p *progress) notice(format string, args ...any) {
+	if p.spin == nil || p.line == "" {
+		p.ios.Infof(format, args...)
+		return
+	}
+	p.spin.Stop()
+	p.ios.Infof(format, args...)
+	p.spin.Start()
+}
+
 // done ends the display.
 func (p *progress) done() { p.flush() }
 

@@ -30,6 +30,7 @@ func Main(args []string) int {
 		return exec.RunChild()
 	}
 
+	catchPipeSignals()
 	ios := SystemStreams()
 	root := newRootCmd(ios)
 	root.SetArgs(args)
@@ -84,8 +85,13 @@ EFS-Util' needs no flags; flags and environment variables still win.
 			ios.Quiet = g.quiet
 			// Profile, region and project are resolved per command, with
 			// the environment it names: see settingsFor.
-			if g.project != "" {
+			if g.project != "" || cmd.Flags().Changed("project") {
 				return naming.Validate("--project", g.project)
+			}
+			for _, f := range []string{"profile", "region"} {
+				if fl := cmd.Flags().Lookup(f); fl != nil && fl.Changed && fl.Value.String() == "" {
+					return &usageError{msg: "--" + f + " is empty", hint: "omit --" + f + " to use the default, or name one"}
+				}
 			}
 			return nil
 		},

@@ -4,25 +4,39 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"syscall"
+	"slices"
 )
 
-// interruptSignals end a wait; during a session internal/exec takes them over.
-var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+// catchPipeSignals keeps SIGPIPE from ever killing the supervisor; it is
+// never undone, since every stage may write to a closed pipe.
+func catchPipeSignals() {
+	if len(pipeSignals) > 0 {
+		signal.Notify(make(chan os.Signal, 1), pipeSignals...)
+	}
+}
 
 // watchSignals returns a context that is cancelled with a *signalError as
-// its cause when an interrupt signal arrives. stop ends the watching and must
-// be called before another part of the program takes the signals over.
-func watchSignals(parent context.Context) (ctx context.Context, stop func()) {
+// its cause when an interrupt signal arrives; a suspend signal (Ctrl-Z) is
+// refused with a notice. stop ends the watching and must be called before
+// another part of the program takes the signals over.
+func watchSignals(parent context.Context, ios *IOStreams) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, interruptSignals...)
+	signal.Notify(ch, append(slices.Clone(interruptSignals), suspendSignals...)...)
 	done := make(chan struct{})
 	go func() {
-		select {
-		case sig := <-ch:
-			cancel(&signalError{sig: sig})
-		case <-done:
+		for {
+			select {
+			case sig := <-ch:
+				if slices.Contains(suspendSignals, sig) {
+					ios.Printf("cannot suspend while the service is being opened; Ctrl-C cancels")
+					continue
+				}
+				cancel(&signalError{sig: sig})
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 
@@ -41,10 +55,10 @@ func watchSignals(parent context.Context) (ctx context.Context, stop func()) {
 // service is being put back to rest. The first signal only prints a notice;
 // the third gives up and cancels the returned context, for an operator who
 // must leave now and will run 'breakglass close' later.
-func holdSignals(ios *IOStreams, parent context.Context) (ctx context.Context, release func()) {
+func holdSignals(parent context.Context, ios *IOStreams) (ctx context.Context, release func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 3)
-	signal.Notify(ch, interruptSignals...)
+	signal.Notify(ch, append(slices.Clone(interruptSignals), suspendSignals...)...)
 	done := make(chan struct{})
 	go func() {
 		for n := 1; ; n++ {

@@ -73,6 +73,10 @@ type Options struct {
 	// Profile is the AWS profile in use; it only appears in hints such as
 	// "aws sso login --profile ...". Empty means AWS_PROFILE.
 	Profile string
+	// OnRetry, if set, is called with each error WaitReady rides out
+	// (throttling, 5xx, a network failure), so that a wait that makes no
+	// progress does not look like one that does.
+	OnRetry func(err error)
 
 	// Sleep waits for d or until ctx ends (test seam); default a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error

@@ -77,14 +77,14 @@ func (w *waiter) connect(task *types.Task) (*Exec, error) {
 			// The agent runs but has not registered with Systems Manager
 			// yet (field report 1), or cannot reach it (report 2).
 			w.report(StageConnecting)
-			w.lastErr = err
+			w.lastErr = err // expected while the agent connects: not a retry to report
 		case code == "InvalidParameterException" && agentNotRunning(message):
 			// Exec was on when the task launched (inspect checked), so the
 			// agent is not (or no longer) running: look at the task.
 			w.lastErr = err
 			return nil, nil
 		case transient(err):
-			w.lastErr = err
+			w.retrying(err)
 		default:
 			return nil, err
 		}

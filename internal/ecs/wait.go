@@ -139,7 +139,7 @@ func (w *waiter) findTask() (*types.Task, error) {
 		arns, err := w.listTasks()
 		if err != nil {
 			if transient(err) {
-				w.lastErr = err
+				w.retrying(err)
 				continue
 			}
 			return nil, err
@@ -150,7 +150,7 @@ func (w *waiter) findTask() (*types.Task, error) {
 		tasks, err := w.describe(arns)
 		if err != nil {
 			if transient(err) {
-				w.lastErr = err
+				w.retrying(err)
 				continue
 			}
 			return nil, err
@@ -171,7 +171,7 @@ func (w *waiter) poll(interval time.Duration) (*types.Task, error) {
 		tasks, err := w.describe([]string{w.taskARN})
 		if err != nil {
 			if transient(err) {
-				w.lastErr = err
+				w.retrying(err)
 				continue
 			}
 			return nil, err
@@ -271,6 +271,14 @@ func pickTask(tasks []types.Task) *types.Task {
 
 func isStopping(task *types.Task) bool {
 	return deref(task.DesiredStatus) == "STOPPED" || stoppingStatuses[deref(task.LastStatus)]
+}
+
+// retrying records a transient error the wait rides out.
+func (w *waiter) retrying(err error) {
+	w.lastErr = err
+	if w.c.o.OnRetry != nil {
+		w.c.o.OnRetry(err)
+	}
 }
 
 // report calls onStage when name is a later stage than the current one.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/session-manager-plugin/src/sessionmanagerplugin/session"
 	// Registers the Standard_Stream handler; without it the plugin panics on
@@ -44,6 +45,7 @@ func RunChild() int {
 	}
 
 	shellsession.GetTerminalSizeCall = terminalSize(int(os.Stdin.Fd()), int(os.Stderr.Fd()))
+	go endWithParent(os.Getppid(), saveTerminal(os.Stdin))
 
 	// The plugin writes only its failure texts to out; they are collected
 	// and printed in the user-output format once it has returned.
@@ -57,6 +59,24 @@ func RunChild() int {
 		}
 	}
 	return exitChildFailed
+}
+
+// parentPoll is how often the child checks that its supervisor still lives.
+const parentPoll = 250 * time.Millisecond
+
+// endWithParent ends the child when the supervisor is gone (killed with
+// SIGKILL, say). An orphaned child would keep reading the terminal, so the
+// operator's next local commands would run as root in the container. The
+// child is reparented when its parent dies, which Getppid shows on every
+// Unix; the terminal is put back as it was before the plugin changed it.
+func endWithParent(parent int, tty *terminal) {
+	for range time.Tick(parentPoll) {
+		if os.Getppid() != parent {
+			_ = tty.restore()
+			fmt.Fprintln(os.Stderr, "\r\nbreakglass: session: the breakglass process that started this session is gone; ending it")
+			os.Exit(exitChildFailed)
+		}
+	}
 }
 
 // childArgs builds the plugin's command line (reference §1.1) from the

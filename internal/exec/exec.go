@@ -62,6 +62,10 @@ type Options struct {
 	Grace time.Duration
 	// Env is the base environment of the child; default os.Environ().
 	Env []string
+	// PlainLines turns the CRLF line ends of the container's terminal into
+	// LF, for a one-shot command whose output goes to a file or a pipe. ECS
+	// Exec always runs the command on a terminal, which writes "\r\n".
+	PlainLines bool
 }
 
 // DefaultGrace is how long Run waits after asking the child to end (SIGTERM)

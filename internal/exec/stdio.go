@@ -164,3 +164,44 @@ func feedInput(w io.Writer, r io.Reader) {
 		}
 	}
 }
+
+// lfWriter writes what it is given with every "\r\n" turned into "\n". A
+// final '\r' is held until the next write shows whether a '\n' follows;
+// flush writes it out at the end.
+type lfWriter struct {
+	w         io.Writer
+	pendingCR bool
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	out := make([]byte, 0, len(p)+1)
+	if l.pendingCR {
+		if len(p) == 0 || p[0] != '\n' {
+			out = append(out, '\r')
+		}
+		l.pendingCR = false
+	}
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\r' && i+1 < len(p) && p[i+1] == '\n':
+			// drop it: the '\n' follows
+		case p[i] == '\r' && i+1 == len(p):
+			l.pendingCR = true
+		default:
+			out = append(out, p[i])
+		}
+	}
+	if _, err := l.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lfWriter) flush() error {
+	if !l.pendingCR {
+		return nil
+	}
+	l.pendingCR = false
+	_, err := l.w.Write([]byte{'\r'})
+	return err
+}

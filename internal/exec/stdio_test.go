@@ -215,3 +215,34 @@ func TestPluginVersion(t *testing.T) {
 		t.Errorf("PluginVersion() = %q, want the linked plugin's 1.3.0.0", got)
 	}
 }
+
+func TestLFWriterTurnsCRLFIntoLF(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []string
+		want   string
+	}{
+		{"line ends become LF", []string{"a\r\nb\r\n"}, "a\nb\n"},
+		{"a CRLF split across writes still becomes LF", []string{"a\r", "\nb"}, "a\nb"},
+		{"a lone CR is kept", []string{"50%\r100%\r\n"}, "50%\r100%\n"},
+		{"a CR at the very end is kept", []string{"x\r"}, "x\r"},
+		{"a CR before a write without LF is kept", []string{"x\r", "y"}, "x\ry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			l := &lfWriter{w: &out}
+			for _, c := range tt.chunks {
+				if _, err := l.Write([]byte(c)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"os/signal"
@@ -185,7 +186,16 @@ func startChild(p Params, o Options, stdinTTY bool, sessionID string) (*child, e
 		s.outDone = make(chan outcome, 1)
 		s.outFailed = make(chan struct{}, 1)
 		go func() {
-			lost, err := copyOutput(s.outR, o.Stdout, sessionID, func() { s.outFailed <- struct{}{} })
+			var w io.Writer = o.Stdout
+			var lf *lfWriter
+			if o.PlainLines {
+				lf = &lfWriter{w: o.Stdout}
+				w = lf
+			}
+			lost, err := copyOutput(s.outR, w, sessionID, func() { s.outFailed <- struct{}{} })
+			if lf != nil && err == nil {
+				err = lf.flush()
+			}
 			s.outDone <- outcome{lost: lost, err: err}
 		}()
 	}
