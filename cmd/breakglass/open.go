@@ -110,7 +110,7 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 	o2 := &opened{ios: ios, client: client, names: names, svc: svc, prog: prog,
 		closeCmd: closeCommandLine(st, o.env, o.service, o.target.overrides)}
 	if svc.Desired == 0 {
-		if err := o2.scaleUp(ctx, <-who); err != nil {
+		if err := o2.scaleUp(ctx, who); err != nil {
 			return o2.finish(causeOf(ctx, err))
 		}
 	} else {
@@ -154,8 +154,9 @@ type opened struct {
 	svc    *ecs.Service
 	scaled bool // breakglass changed the desired count and must put it back
 
-	closeCmd string    // the command that puts the service back, for hints
-	prog     *progress // the wait's display
+	closeCmd string        // the command that puts the service back, for hints
+	prog     *progress     // the wait's display
+	marked   chan struct{} // closed when the opened-by record is written (or failed)
 }
 
 // warnShared says what joining a service that is already running means.
@@ -178,7 +179,9 @@ func (o *opened) warnShared() {
 		o.names.ECSService, holder, since)
 }
 
-func (o *opened) scaleUp(ctx context.Context, who string) error {
+// scaleUp sets the desired count to 1, then records who opened the service
+// in the background: the record waits for STS, the scale-up must not.
+func (o *opened) scaleUp(ctx context.Context, who <-chan string) error {
 	o.ios.Infof("opening %s in %s: desired count 0 -> 1", o.names.ECSService, o.names.Cluster)
 	err := o.client.Scale(ctx, ecs.Target{Cluster: o.names.Cluster, Service: o.names.ECSService}, 1)
 	// A call cut short (a signal, a reset connection) may still have
@@ -191,9 +194,13 @@ func (o *opened) scaleUp(ctx context.Context, who string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.client.MarkOpen(ctx, o.svc.ARN, who); err != nil {
-		o.ios.Debugf("could not record who opened the service: %v", err)
-	}
+	o.marked = make(chan struct{})
+	go func() {
+		defer close(o.marked)
+		if err := o.client.MarkOpen(ctx, o.svc.ARN, <-who); err != nil {
+			o.ios.Debugf("could not record who opened the service: %v", err)
+		}
+	}()
 	return nil
 }
 
@@ -333,6 +340,13 @@ func (o *opened) finish(err error) error {
 		return &cleanupError{err: rerr, closeCmd: o.closeCmd}
 	}
 	o.ios.Infof("put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
+	// Clearing the record before it is written would leave it behind.
+	if o.marked != nil {
+		select {
+		case <-o.marked:
+		case <-ctx.Done():
+		}
+	}
 	if cerr := o.client.ClearOpen(ctx, o.svc.ARN); cerr != nil {
 		o.ios.Debugf("could not clear the opened-by record: %v", cerr)
 	}
