@@ -51,6 +51,17 @@ type usageError struct {
 func (e *usageError) Error() string { return e.msg }
 func (e *usageError) Hint() string  { return e.hint }
 
+// noAnswerError reports an AWS endpoint that did not answer in time. It
+// does not unwrap, so that the timeout inside it is not taken for a wait
+// that ran out (exit 6): it exits 1.
+type noAnswerError struct {
+	msg  string
+	hint string
+}
+
+func (e *noAnswerError) Error() string { return e.msg }
+func (e *noAnswerError) Hint() string  { return e.hint }
+
 // signalError reports that a signal ended the command.
 type signalError struct{ sig os.Signal }
 

@@ -42,6 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{"SIGTERM is 143", &signalError{sig: syscall.SIGTERM}, 143},
 		{"SIGHUP is 129", &signalError{sig: syscall.SIGHUP}, 129},
 		{"a cancelled context is 130", context.Canceled, exitInterrupted},
+		{"an endpoint that does not answer is 1, not a wait that ran out", &noAnswerError{msg: "x"}, exitError},
 		{"a sandbox child's code passes through", &childExitError{code: 42}, 42},
 	}
 	for _, tt := range tests {

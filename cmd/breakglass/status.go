@@ -66,6 +66,9 @@ Times are RFC 3339 in UTC; absent values are "" (or omitted for times).`,
 	return cmd
 }
 
+// statusTimeout bounds a whole status command.
+const statusTimeout = 30 * time.Second
+
 func runStatus(ctx context.Context, ios *IOStreams, g *globalOptions, o *statusOptions) error {
 	if o.output != "table" && o.output != "json" {
 		return &usageError{msg: fmt.Sprintf("unknown output format %q", o.output), hint: "use -o table or -o json"}
@@ -85,12 +88,22 @@ func runStatus(ctx context.Context, ios *IOStreams, g *globalOptions, o *statusO
 	if err != nil {
 		return err
 	}
+	// status only reads: an endpoint that never answers should end in an
+	// error the operator can act on, not a hang.
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
 	sess, err := loadAWS(ctx, st.awsFlags(), ios)
 	if err != nil {
 		return err
 	}
 	client := sess.ecsClient(ecs.Options{})
 	list, err := client.Status(ctx, st.Project.Value, o.env, o.service, o.target.overrides)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return &noAnswerError{
+			msg:  fmt.Sprintf("no answer from ECS within %v: %v", statusTimeout, err),
+			hint: "check the network, --region and any AWS_ENDPOINT_URL setting; --verbose shows each call",
+		}
+	}
 	if err != nil {
 		return g.suggestEnv(ctx, sess, st, o.target.overrides, err)
 	}

@@ -326,7 +326,8 @@ func (c *Client) clusterNotFound(ctx context.Context, cluster string, cause erro
 		names = append(names[:max], "...")
 	}
 	e.HintMsg = "clusters in this region: " + strings.Join(names, ", ") +
-		"; check the environment name and --region"
+		"; check the environment name, the naming project (--project, BREAKGLASS_PROJECT or " +
+		"the config file) and --region"
 	return e
 }
 
