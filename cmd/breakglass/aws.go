@@ -115,9 +115,11 @@ func configLoadError(err error, profileSource string) error {
 		if profileSource != "" && profileSource != "--profile" {
 			from = " (set by " + profileSource + ")"
 		}
+		hint := "check the name with 'aws configure list-profiles', or create it with " +
+			"'aws configure --profile " + missing.Profile + "' or 'aws configure sso'"
 		return &awsConfigError{
 			msg:  fmt.Sprintf("AWS profile %q%s is not in the shared config", missing.Profile, from),
-			hint: "check the name with 'aws configure list-profiles', or create it with 'aws configure --profile " + missing.Profile + "' or 'aws configure sso'",
+			hint: hint,
 			err:  err,
 		}
 	}
@@ -165,7 +167,8 @@ func logCalls(io *IOStreams) func(*middleware.Stack) error {
 				svc := awsmiddleware.GetServiceID(ctx)
 				op := awsmiddleware.GetOperationName(ctx)
 				if err != nil {
-					io.Printf("api %s.%s failed after %v: %v", svc, op, time.Since(start).Round(time.Millisecond), err)
+					io.Printf("api %s.%s failed after %v: %v", svc, op,
+						time.Since(start).Round(time.Millisecond), err)
 				} else {
 					io.Printf("api %s.%s %v", svc, op, time.Since(start).Round(time.Millisecond))
 				}

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/breakglass-dev/breakglass/internal/ecs"
-	"github.com/breakglass-dev/breakglass/internal/naming"
 )
 
 type closeOptions struct {
@@ -37,11 +36,7 @@ on the service ends.`,
 }
 
 func runClose(ctx context.Context, ios *IOStreams, g *globalOptions, o *closeOptions) error {
-	st, err := g.settingsFor(ios, o.env)
-	if err != nil {
-		return err
-	}
-	names, err := naming.Resolve(st.Project.Value, o.env, o.service, o.target.overrides)
+	st, names, err := o.target.resolve(ios, g, o.env, o.service)
 	if err != nil {
 		return err
 	}
@@ -50,8 +45,8 @@ func runClose(ctx context.Context, ios *IOStreams, g *globalOptions, o *closeOpt
 		return err
 	}
 
-	t := ecs.Target{Cluster: names.Cluster, Service: names.ECSService}
-	res, err := sess.ecsClient(ecs.Options{}).Close(ctx, t, "breakglass close by "+sess.callerIdentity(ctx))
+	reason := "breakglass close by " + sess.callerIdentity(ctx)
+	res, err := sess.ecsClient(ecs.Options{}).Close(ctx, ecsTarget(names), reason)
 	if err != nil {
 		return g.suggestEnv(ctx, sess, st, o.target.overrides, err)
 	}

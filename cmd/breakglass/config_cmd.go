@@ -81,7 +81,7 @@ Windows) runs with no config file at all.
 			return runConfig(cmd.Context(), ios, g, o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &o.output)
 	return cmd
 }
 
@@ -101,8 +101,8 @@ type configJSON struct {
 }
 
 func runConfig(ctx context.Context, ios *IOStreams, g *globalOptions, o *configOptions) error {
-	if o.output != "table" && o.output != "json" {
-		return &usageError{msg: fmt.Sprintf("unknown output format %q", o.output), hint: "use -o table or -o json"}
+	if err := checkOutput(o.output); err != nil {
+		return err
 	}
 	if o.env != "" {
 		if err := naming.Validate("environment", o.env); err != nil {

@@ -69,11 +69,7 @@ status is not reported: ECS Exec does not carry it.`,
 }
 
 func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptions) error {
-	st, err := g.settingsFor(ios, o.env)
-	if err != nil {
-		return err
-	}
-	names, err := naming.Resolve(st.Project.Value, o.env, o.service, o.target.overrides)
+	st, names, err := o.target.resolve(ios, g, o.env, o.service)
 	if err != nil {
 		return err
 	}
@@ -97,7 +93,7 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 	}
 	prog := newProgress(ios)
 	client := sess.ecsClient(ecs.Options{OnRetry: retryNotice(prog)})
-	t := ecs.Target{Cluster: names.Cluster, Service: names.ECSService, Container: names.Container}
+	t := ecsTarget(names)
 
 	who := make(chan string, 1)
 	go func() { who <- sess.callerIdentity(ctx) }()
@@ -183,7 +179,7 @@ func (o *opened) warnShared() {
 // in the background: the record waits for STS, the scale-up must not.
 func (o *opened) scaleUp(ctx context.Context, who <-chan string) error {
 	o.ios.Infof("opening %s in %s: desired count 0 -> 1", o.names.ECSService, o.names.Cluster)
-	err := o.client.Scale(ctx, ecs.Target{Cluster: o.names.Cluster, Service: o.names.ECSService}, 1)
+	err := o.client.Scale(ctx, ecsTarget(o.names), 1)
 	// A call cut short (a signal, a reset connection) may still have
 	// reached ECS, so the service is put back unless ECS itself answered
 	// with a refusal.
@@ -210,18 +206,20 @@ func (o *opened) wait(ctx context.Context, opt *openOptions) (*ecs.Exec, error) 
 
 	p := o.prog
 	p.start = time.Now()
-	ex, err := o.client.WaitReady(waitCtx, o.target(), opt.command, p.stage)
+	ex, err := o.client.WaitReady(waitCtx, ecsTarget(o.names), opt.command, p.stage)
 	p.done()
 	if err != nil {
 		return nil, err
 	}
-	o.ios.Infof("connected to task %s (container %s) after %s; the service goes back to %d when the shell ends",
+	o.ios.Infof("connected to task %s (container %s) after %s; "+
+		"the service goes back to %d when the shell ends",
 		shortID(ex.TaskID), ex.ContainerName, fmtElapsed(time.Since(p.start)), o.svc.Desired)
 	return ex, nil
 }
 
-func (o *opened) target() ecs.Target {
-	return ecs.Target{Cluster: o.names.Cluster, Service: o.names.ECSService, Container: o.names.Container}
+// ecsTarget is the service and container that names name.
+func ecsTarget(n naming.Names) ecs.Target {
+	return ecs.Target{Cluster: n.Cluster, Service: n.ECSService, Container: n.Container}
 }
 
 // session runs the shell and watches the task while it runs; a task that
@@ -334,8 +332,7 @@ func (o *opened) finish(err error) error {
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 
-	t := o.target()
-	if rerr := o.client.Scale(ctx, t, o.svc.Desired); rerr != nil {
+	if rerr := o.client.Scale(ctx, ecsTarget(o.names), o.svc.Desired); rerr != nil {
 		o.ios.Printf("could not put %s back to desired count %d", o.names.ECSService, o.svc.Desired)
 		return &cleanupError{err: rerr, closeCmd: o.closeCmd}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 
@@ -136,6 +137,36 @@ func (t *targetFlags) register(cmd *cobra.Command, container bool) {
 	if container {
 		f.StringVar(&t.overrides.Container, "container", "", "container to exec into (default: SERVICE lower-cased, - to _)")
 	}
+}
+
+// resolve returns the settings for env and the AWS names that env and
+// service resolve to under them, with t's overrides. It fails on a bad
+// config file or flag, or on a name that fails validation.
+func (t *targetFlags) resolve(ios *IOStreams, g *globalOptions, env, service string) (
+	settings, naming.Names, error) {
+	st, err := g.settingsFor(ios, env)
+	if err != nil {
+		return settings{}, naming.Names{}, err
+	}
+	names, err := naming.Resolve(st.Project.Value, env, service, t.overrides)
+	if err != nil {
+		return settings{}, naming.Names{}, err
+	}
+	return st, names, nil
+}
+
+// outputFlag registers -o on cmd, stored in format; checkOutput checks it.
+func outputFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVarP(format, "output", "o", "table", "output format: table or json")
+}
+
+// checkOutput returns a usage error unless format is table or json.
+func checkOutput(format string) error {
+	if format == "table" || format == "json" {
+		return nil
+	}
+	return &usageError{msg: fmt.Sprintf("unknown output format %q", format),
+		hint: "use -o table or -o json"}
 }
 
 // exactArgs is cobra.ExactArgs with an error that says what is expected.

@@ -62,7 +62,7 @@ Times are RFC 3339 in UTC; absent values are "" (or omitted for times).`,
 		},
 	}
 	o.target.register(cmd, false)
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &o.output)
 	return cmd
 }
 
@@ -70,8 +70,8 @@ Times are RFC 3339 in UTC; absent values are "" (or omitted for times).`,
 const statusTimeout = 30 * time.Second
 
 func runStatus(ctx context.Context, ios *IOStreams, g *globalOptions, o *statusOptions) error {
-	if o.output != "table" && o.output != "json" {
-		return &usageError{msg: fmt.Sprintf("unknown output format %q", o.output), hint: "use -o table or -o json"}
+	if err := checkOutput(o.output); err != nil {
+		return err
 	}
 	if o.env != "" {
 		if err := naming.Validate("environment", o.env); err != nil {

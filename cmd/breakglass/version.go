@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -67,23 +68,25 @@ func newVersionCmd(ios *IOStreams) *cobra.Command {
   breakglass version -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// version has always taken an empty -o as the table; scripts
+			// may pass one.
+			if err := checkOutput(cmp.Or(output, "table")); err != nil {
+				return err
+			}
 			b := currentBuild()
-			switch output {
-			case "json":
+			if output == "json" {
 				enc := json.NewEncoder(ios.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(b)
-			case "table", "":
-				fmt.Fprintf(ios.Out, "breakglass %s\n", b.Version)
-				fmt.Fprintf(ios.Out, "  commit:                 %s\n", dash(b.Commit))
-				fmt.Fprintf(ios.Out, "  built:                  %s\n", dash(b.Date))
-				fmt.Fprintf(ios.Out, "  go:                     %s %s\n", b.GoVersion, b.Platform)
-				fmt.Fprintf(ios.Out, "  session-manager-plugin: %s (linked)\n", b.PluginVersion)
-				return nil
 			}
-			return &usageError{msg: fmt.Sprintf("unknown output format %q", output), hint: "use -o table or -o json"}
+			fmt.Fprintf(ios.Out, "breakglass %s\n", b.Version)
+			fmt.Fprintf(ios.Out, "  commit:                 %s\n", dash(b.Commit))
+			fmt.Fprintf(ios.Out, "  built:                  %s\n", dash(b.Date))
+			fmt.Fprintf(ios.Out, "  go:                     %s %s\n", b.GoVersion, b.Platform)
+			fmt.Fprintf(ios.Out, "  session-manager-plugin: %s (linked)\n", b.PluginVersion)
+			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	outputFlag(cmd, &output)
 	return cmd
 }

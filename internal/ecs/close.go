@@ -35,15 +35,9 @@ const maxStopReason = 255
 // succeeded the result is returned even with an error: a task that could
 // not be listed or stopped (after all were tried).
 func (c *Client) Close(ctx context.Context, t Target, reason string) (*CloseResult, error) {
-	svc, err := c.describeService(ctx, t)
+	svc, err := c.managedService(ctx, t, "refusing to close")
 	if err != nil {
 		return nil, err
-	}
-	if err := checkActive(t, svc); err != nil {
-		return nil, err
-	}
-	if !svc.Managed() {
-		return nil, c.notBreakglass(ctx, t, "refusing to close")
 	}
 
 	// The tasks are listed before the scale-down: once the desired count is

@@ -46,15 +46,9 @@ func (s *Service) Managed() bool {
 // (KindNotBreakglass) and ECS Exec is enabled on it (KindExecDisabled). In
 // the common case it makes one call, DescribeServices.
 func (c *Client) Preflight(ctx context.Context, t Target) (*Service, error) {
-	svc, err := c.describeService(ctx, t)
+	svc, err := c.managedService(ctx, t, "refusing to scale")
 	if err != nil {
 		return nil, err
-	}
-	if err := checkActive(t, svc); err != nil {
-		return nil, err
-	}
-	if !svc.Managed() {
-		return nil, c.notBreakglass(ctx, t, "refusing to scale")
 	}
 	if !svc.ExecEnabled {
 		return nil, &Error{
@@ -68,6 +62,23 @@ func (c *Client) Preflight(ctx context.Context, t Target) (*Service, error) {
 				"gets it), or deploy the breakglass CDK app, which enables it",
 				t.clusterName(), t.serviceName()),
 		}
+	}
+	return svc, nil
+}
+
+// managedService returns the service t names if it exists, is ACTIVE and
+// is a breakglass service, else the error for the first check that fails;
+// verb says what a non-breakglass service is refused, as for notBreakglass.
+func (c *Client) managedService(ctx context.Context, t Target, verb string) (*Service, error) {
+	svc, err := c.describeService(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkActive(t, svc); err != nil {
+		return nil, err
+	}
+	if !svc.Managed() {
+		return nil, c.notBreakglass(ctx, t, verb)
 	}
 	return svc, nil
 }

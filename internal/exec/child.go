@@ -73,7 +73,8 @@ func endWithParent(parent int, tty *terminal) {
 	for range time.Tick(parentPoll) {
 		if os.Getppid() != parent {
 			_ = tty.restore()
-			fmt.Fprintln(os.Stderr, "\r\nbreakglass: session: the breakglass process that started this session is gone; ending it")
+			fmt.Fprintln(os.Stderr, "\r\nbreakglass: session: the breakglass process that "+
+				"started this session is gone; ending it")
 			os.Exit(exitChildFailed)
 		}
 	}
