@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/gorilla/websocket"
 )
 
@@ -46,15 +45,7 @@ func TestExecuteCommandSessionsOpenOnTheDataChannel(t *testing.T) {
 	s := start(t, fastConfig())
 	c := sdk(t, s)
 
-	scale(t, c, efsUtil, 1)
-	id := lastPart(newTaskOf(t, c, efsUtil))
-	waitMark(t, s, Mark{Kind: MarkConnectable, TaskID: id})
-	res, err := c.ecs.ExecuteCommand(ctx, &ecs.ExecuteCommandInput{
-		Cluster: aws.String(demoCluster), Task: aws.String(id),
-		Command: aws.String("/bin/sh"), Interactive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _, res := execShell(t, s, c)
 	sid := aws.ToString(res.Session.SessionId)
 
 	// A wrong token is refused.

@@ -152,6 +152,23 @@ func scale(t *testing.T, c clients, service string, n int32) {
 	}
 }
 
+// execShell scales the breakglass service up, waits until its new task is
+// connectable and starts an interactive /bin/sh in it with ExecuteCommand.
+func execShell(t *testing.T, s *Server, c clients) (taskID string, connectable Mark,
+	res *ecs.ExecuteCommandOutput) {
+	t.Helper()
+	scale(t, c, efsUtil, 1)
+	taskID = lastPart(newTaskOf(t, c, efsUtil))
+	connectable = waitMark(t, s, Mark{Kind: MarkConnectable, TaskID: taskID})
+	res, err := c.ecs.ExecuteCommand(context.Background(), &ecs.ExecuteCommandInput{
+		Cluster: aws.String(demoCluster), Task: aws.String(taskID),
+		Command: aws.String("/bin/sh"), Interactive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return taskID, connectable, res
+}
+
 // newTaskOf waits until ListTasks shows a task of service other than the
 // ones in known and returns its ARN.
 func newTaskOf(t *testing.T, c clients, service string, known ...string) string {

@@ -4,20 +4,17 @@ package sandbox
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	plugin "github.com/aws/session-manager-plugin/src/sessionmanagerplugin/session"
 	_ "github.com/aws/session-manager-plugin/src/sessionmanagerplugin/session/shellsession"
-	"github.com/creack/pty"
+
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 )
 
 // The plugin ends every session with os.Exit, so it runs in a child: this
@@ -48,15 +45,7 @@ func TestPluginChild(t *testing.T) {
 func openPlugin(t *testing.T, s *Server) (term *ptyProc, taskID, sessionID string, connectable Mark) {
 	t.Helper()
 	c := sdk(t, s)
-	scale(t, c, efsUtil, 1)
-	taskID = lastPart(newTaskOf(t, c, efsUtil))
-	connectable = waitMark(t, s, Mark{Kind: MarkConnectable, TaskID: taskID})
-	res, err := c.ecs.ExecuteCommand(ctx, &ecs.ExecuteCommandInput{
-		Cluster: aws.String(demoCluster), Task: aws.String(taskID),
-		Command: aws.String("/bin/sh"), Interactive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	taskID, connectable, res := execShell(t, s, c)
 	task := describeTask(t, c, taskID)
 	target := "ecs:" + demoCluster + "_" + taskID + "_" + aws.ToString(task.Containers[0].RuntimeId)
 
@@ -86,12 +75,12 @@ func TestPluginOpensAShellInTheEFSRoot(t *testing.T) {
 	s := start(t, fastConfig())
 	term, id, sid, connectable := openPlugin(t, s)
 
-	term.typeIn("pwd; ls\r")
+	term.Type("pwd; ls\r")
 	term.waitFor(s.EFSDir())
 	term.waitFor("rabbitmq")
-	term.typeIn("exit\r")
+	term.Type("exit\r")
 	term.waitFor("Exiting session with sessionId: " + sid)
-	if code := term.exitCode(); code != 0 {
+	if code := term.ExitCode(); code != 0 {
 		t.Errorf("plugin exit code = %d, want 0", code)
 	}
 
@@ -115,7 +104,7 @@ func TestPluginEndsWhenTheTaskDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	term.waitFor("Session: " + sid + " timed out.")
-	if code := term.exitCode(); code != 0 {
+	if code := term.ExitCode(); code != 0 {
 		t.Errorf("plugin exit code = %d, want 0", code)
 	}
 	resumes := 0
@@ -132,83 +121,16 @@ func TestPluginEndsWhenTheTaskDies(t *testing.T) {
 // ptyProc is a child process on a pseudo-terminal, with everything it
 // printed.
 type ptyProc struct {
-	t    *testing.T
-	tty  *os.File
-	done chan struct{}
-	err  error
-
-	mu  sync.Mutex
-	out strings.Builder
+	*ptytest.Term
+	t *testing.T
 }
 
 func startInPTY(t *testing.T, cmd *exec.Cmd) *ptyProc {
 	t.Helper()
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
-	if err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	p := &ptyProc{t: t, tty: tty, done: make(chan struct{})}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := tty.Read(buf)
-			p.mu.Lock()
-			p.out.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		tty.Close()
-		if t.Failed() {
-			t.Logf("terminal:\n%q", p.output())
-		}
-	})
-	return p
-}
-
-func (p *ptyProc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
+	return &ptyProc{Term: ptytest.Start(t, cmd), t: t}
 }
 
 func (p *ptyProc) waitFor(want string) {
 	p.t.Helper()
-	waitFor(p.t, want+" on the terminal", func() bool { return strings.Contains(p.output(), want) })
-}
-
-func (p *ptyProc) typeIn(s string) {
-	p.t.Helper()
-	if _, err := io.WriteString(p.tty, s); err != nil {
-		p.t.Fatalf("type %q: %v", s, err)
-	}
-}
-
-func (p *ptyProc) exitCode() int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.t.Fatal("the child did not exit")
-	}
-	if ee, ok := p.err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		p.t.Fatalf("wait: %v", p.err)
-	}
-	return 0
+	waitFor(p.t, want+" on the terminal", func() bool { return strings.Contains(p.Output(), want) })
 }

@@ -638,15 +638,7 @@ func TestStopTaskNowDropsTheSession(t *testing.T) {
 	s := start(t, fastConfig())
 	c := sdk(t, s)
 
-	scale(t, c, efsUtil, 1)
-	id := lastPart(newTaskOf(t, c, efsUtil))
-	waitMark(t, s, Mark{Kind: MarkConnectable, TaskID: id})
-	res, err := c.ecs.ExecuteCommand(ctx, &ecs.ExecuteCommandInput{
-		Cluster: aws.String(demoCluster), Task: aws.String(id),
-		Command: aws.String("/bin/sh"), Interactive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _, res := execShell(t, s, c)
 	sid := res.Session.SessionId
 
 	if err := s.StopTaskNow(demoCluster, id, ""); err != nil {

@@ -5,7 +5,6 @@ package datachannel
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,13 +13,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	plugin "github.com/aws/session-manager-plugin/src/sessionmanagerplugin/session"
 	_ "github.com/aws/session-manager-plugin/src/sessionmanagerplugin/session/shellsession"
 	"github.com/creack/pty"
+
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 )
 
 // The plugin ends a session with os.Exit and writes straight to os.Stdout
@@ -54,14 +54,8 @@ func TestHelperPluginProcess(t *testing.T) {
 
 // pluginProc is a running plugin child and the terminal it runs in.
 type pluginProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	tty  *os.File // the pty master: what the user's terminal would be
-	done chan struct{}
-	err  error // Wait's result, once done is closed
-
-	mu  sync.Mutex
-	out []byte
+	*ptytest.Term
+	t *testing.T
 }
 
 // startPlugin starts the plugin for sess in a 120x40 terminal, presenting
@@ -95,40 +89,7 @@ func startPlugin(t *testing.T, f *fixture, sess Session, token, ssmURL string) *
 		// with exit code 66 and fill the terminal (reference P15).
 		"GORACE=exitcode=0 log_path="+filepath.Join(tmp, "race"),
 	)
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
-	if err != nil {
-		t.Fatalf("start plugin child: %v", err)
-	}
-	p := &pluginProc{t: t, cmd: cmd, tty: tty, done: make(chan struct{})}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := tty.Read(buf)
-			p.mu.Lock()
-			p.out = append(p.out, buf[:n]...)
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		_ = tty.Close()
-		if t.Failed() {
-			t.Logf("plugin terminal:\n%q", p.output())
-		}
-	})
-	return p
+	return &pluginProc{Term: ptytest.Start(t, cmd), t: t}
 }
 
 // hermeticEnv is the test's environment without AWS settings.
@@ -142,26 +103,13 @@ func hermeticEnv() []string {
 	return env
 }
 
-func (p *pluginProc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return string(p.out)
-}
-
-// mark is the current end of the output, for waitFor.
-func (p *pluginProc) mark() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.out)
-}
-
-// waitFor waits until want appears in the output after position from and
-// returns the position after it.
+// waitFor waits until want appears in the output after position from (a Len)
+// and returns the position after it.
 func (p *pluginProc) waitFor(from int, want string) int {
 	p.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		out := p.output()
+		out := p.Output()
 		if i := strings.Index(out[from:], want); i >= 0 {
 			return from + i + len(want)
 		}
@@ -170,32 +118,6 @@ func (p *pluginProc) waitFor(from int, want string) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// typeIn writes to the terminal as a user typing would.
-func (p *pluginProc) typeIn(s string) {
-	p.t.Helper()
-	if _, err := io.WriteString(p.tty, s); err != nil {
-		p.t.Fatalf("type %q: %v", s, err)
-	}
-}
-
-// exitCode waits for the child to exit and returns its exit code.
-func (p *pluginProc) exitCode() int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(waitTimeout):
-		p.t.Fatalf("plugin did not exit")
-	}
-	if p.err == nil {
-		return 0
-	}
-	if ee, ok := p.err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	p.t.Fatalf("wait for plugin: %v", p.err)
-	return -1
 }
 
 func TestPluginInteractiveShell(t *testing.T) {
@@ -207,31 +129,31 @@ func TestPluginInteractiveShell(t *testing.T) {
 	sh := f.proc(sess.ID)
 
 	t.Run("the remote terminal has the client's size", func(t *testing.T) {
-		m := p.mark()
-		p.typeIn("stty size\n")
+		m := p.Len()
+		p.Type("stty size\n")
 		p.waitFor(m, "40 120")
 	})
 	t.Run("ls shows the seeded EFS root", func(t *testing.T) {
-		m := p.mark()
-		p.typeIn("ls\n")
+		m := p.Len()
+		p.Type("ls\n")
 		p.waitFor(m, "mysql")
 		p.waitFor(m, "rabbitmq")
 	})
 	t.Run("the shell evaluates arithmetic", func(t *testing.T) {
-		m := p.mark()
-		p.typeIn("echo $((6*7))\n")
+		m := p.Len()
+		p.Type("echo $((6*7))\n")
 		p.waitFor(m, "42\r")
 	})
 	t.Run("Ctrl-C interrupts sleep and the shell lives on", func(t *testing.T) {
-		p.typeIn("sleep 30\n")
+		p.Type("sleep 30\n")
 		eventually(t, "sleep is the foreground job", func() bool { return foreground(t, sh) != sh.pid })
 		interrupted := time.Now()
-		p.typeIn("\x03")
+		p.Type("\x03")
 		eventually(t, "the shell is back in the foreground", func() bool {
 			return foreground(t, sh) == sh.pid
 		})
-		m := p.mark()
-		p.typeIn("echo alive-$((1+1))\n")
+		m := p.Len()
+		p.Type("echo alive-$((1+1))\n")
 		p.waitFor(m, "alive-2")
 		if took := time.Since(interrupted); took > 10*time.Second {
 			t.Errorf("sleep 30 ended %v after Ctrl-C; it was not interrupted", took)
@@ -241,22 +163,22 @@ func TestPluginInteractiveShell(t *testing.T) {
 		}
 	})
 	t.Run("a resize reaches the remote terminal", func(t *testing.T) {
-		if err := pty.Setsize(p.tty, &pty.Winsize{Cols: 132, Rows: 50}); err != nil {
+		if err := pty.Setsize(p.PTY, &pty.Winsize{Cols: 132, Rows: 50}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the remote pty is 132x50", func() bool {
 			cols, rows, err := sh.size()
 			return err == nil && cols == 132 && rows == 50
 		})
-		m := p.mark()
-		p.typeIn("stty size\n")
+		m := p.Len()
+		p.Type("stty size\n")
 		p.waitFor(m, "50 132")
 	})
 	t.Run("exit ends the session cleanly", func(t *testing.T) {
-		m := p.mark()
-		p.typeIn("exit\n")
+		m := p.Len()
+		p.Type("exit\n")
 		p.waitFor(m, "Exiting session with sessionId: "+sess.ID)
-		if code := p.exitCode(); code != 0 {
+		if code := p.ExitCode(); code != 0 {
 			t.Errorf("plugin exit code %d; want 0", code)
 		}
 	})
@@ -286,10 +208,10 @@ func TestPluginOneShotCommandOutputArrivesComplete(t *testing.T) {
 	f := newFixture(t, Options{})
 	sess := f.add("seq 1 2000")
 	p := startPlugin(t, f, sess, sess.Token, "")
-	if code := p.exitCode(); code != 0 {
+	if code := p.ExitCode(); code != 0 {
 		t.Fatalf("plugin exit code %d; want 0", code)
 	}
-	out := p.output()
+	out := p.Output()
 	begin := strings.Index(out, "Starting session with SessionId: "+sess.ID)
 	end := strings.Index(out, "Exiting session with sessionId: "+sess.ID)
 	if begin < 0 || end < begin {
@@ -329,12 +251,12 @@ func TestPluginDropClosesTheSocketWithoutChannelClosed(t *testing.T) {
 	// The plugin now looks for ResumeSession at a closed port and keeps
 	// running; give a wrongly sent channel_closed time to show.
 	time.Sleep(300 * time.Millisecond)
-	if strings.Contains(p.output(), "Exiting session") {
+	if strings.Contains(p.Output(), "Exiting session") {
 		t.Errorf("the plugin ended the session as if channel_closed had been sent")
 	}
 	select {
-	case <-p.done:
-		t.Errorf("the plugin exited after Drop: %v", p.err)
+	case <-p.Done():
+		t.Errorf("the plugin exited after Drop: %v", p.Err())
 	default:
 	}
 }
@@ -348,7 +270,7 @@ func TestPluginWithABadTokenIsRefused(t *testing.T) {
 	if got := f.events.kinds(sess.ID); slices.Contains(got, EventConnected) {
 		t.Errorf("events %v; the bad token was accepted", got)
 	}
-	if strings.Contains(p.output(), DefaultPrompt) {
+	if strings.Contains(p.Output(), DefaultPrompt) {
 		t.Errorf("the plugin got a prompt with a bad token")
 	}
 }
@@ -359,8 +281,8 @@ func TestPluginResumesAfterTheNetworkDrops(t *testing.T) {
 	ssm := fakeSSM(t, f)
 	p := startPlugin(t, f, sess, sess.Token, ssm.URL)
 	p.waitFor(0, DefaultPrompt)
-	m := p.mark()
-	p.typeIn("echo before-$((1+1))\n")
+	m := p.Len()
+	p.Type("echo before-$((1+1))\n")
 	p.waitFor(m, "before-2")
 
 	s := f.session(sess.ID)
@@ -378,12 +300,12 @@ func TestPluginResumesAfterTheNetworkDrops(t *testing.T) {
 		}
 		return n == 2
 	})
-	m = p.mark()
-	p.typeIn("echo resumed-$((2+3))\n")
+	m = p.Len()
+	p.Type("echo resumed-$((2+3))\n")
 	p.waitFor(m, "resumed-5")
-	p.typeIn("exit\n")
+	p.Type("exit\n")
 	p.waitFor(m, "Exiting session with sessionId: "+sess.ID)
-	if code := p.exitCode(); code != 0 {
+	if code := p.ExitCode(); code != 0 {
 		t.Errorf("plugin exit code %d; want 0", code)
 	}
 	f.events.wait(t, sess.ID, EventClosed)
