@@ -60,5 +60,11 @@ func runClose(ctx context.Context, ios *IOStreams, g *globalOptions, o *closeOpt
 		}
 		ios.Infof("stopping task %s", strings.Join(ids, ", "))
 	}
+	if res.OpenedBy != "" {
+		// Someone may still be working in that shell: they must know why
+		// it ended, and the operator who closed it must know whose it was.
+		ios.Printf("this ends the session of %s (open since %s)",
+			printable(res.OpenedBy), dash(printable(res.OpenedAt)))
+	}
 	return nil
 }

@@ -211,6 +211,9 @@ func TestAKilledSupervisorTakesItsSessionWithIt(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sb.EFSDir(), "TYPED_AFTER_KILL")); err == nil {
 		t.Error("keystrokes typed after the supervisor died ran in the container")
 	}
+	if !strings.Contains(p.output(), "run: breakglass close DEMO EFS-Util") {
+		t.Error("the session child did not say how to put the service back")
+	}
 	p.assertCookedTerminal()
 }
 
@@ -236,6 +239,44 @@ func TestAOneShotCommandWithoutATerminalWritesOnlyItsOutput(t *testing.T) {
 	stdout, stderr, code = runPlain(t, hermeticEnv(t, sb), "secret\n", "open", "DEMO", "EFS-Util", "--command", "echo hi")
 	if code != 0 || stdout != "hi\n" {
 		t.Errorf("stdout = %q (exit %d), want exactly \"hi\\n\"; stderr:\n%s", stdout, code, stderr)
+	}
+}
+
+func TestSIGINTWithoutATerminalEndsAOneShotSession(t *testing.T) {
+	sb := fastSandbox(t)
+	cmd := osexec.Command(binPath, "open", "DEMO", "EFS-Util", "--command", "sleep 60")
+	cmd.Env = hermeticEnv(t, sb)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "connected to task") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never connected:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// No terminal sends this to the session child too: the supervisor must.
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if code := exitCodeOf(err); code != exitInterrupted {
+			t.Errorf("exit code = %d, want %d; stderr:\n%s", code, exitInterrupted, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("SIGINT did not end the session:\n%s", stderr.String())
+	}
+	if got := desiredCount(t, sb, demoCluster, demoService); got != 0 {
+		t.Errorf("desired count = %d, want 0", got)
 	}
 }
 
@@ -382,5 +423,8 @@ func TestCloseStopsAnOpenService(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "stopping task") {
 		t.Errorf("close did not say it stopped the task:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "this ends the session of arn:") {
+		t.Errorf("close did not say whose session it ended:\n%s", stderr)
 	}
 }

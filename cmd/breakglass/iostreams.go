@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"unicode"
 
 	"golang.org/x/term"
 )
@@ -67,6 +69,28 @@ func (s *IOStreams) Printf(format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fmt.Fprintf(s.Err, "breakglass: "+format+"\n", args...)
+}
+
+// Noticef prints a line like Printf that may interrupt a spinner: on a
+// terminal it first clears the line the spinner is drawing on.
+func (s *IOStreams) Noticef(format string, args ...any) {
+	if s.Color {
+		s.mu.Lock()
+		fmt.Fprint(s.Err, "\r\x1b[K")
+		s.mu.Unlock()
+	}
+	s.Printf(format, args...)
+}
+
+// printable drops the control characters from a value that came from AWS
+// (a tag, say) before it is printed, so that it cannot drive the terminal.
+func printable(v string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, v)
 }
 
 // Debugf prints a line on Err only with --verbose.

@@ -120,6 +120,11 @@ func runOpen(ctx context.Context, ios *IOStreams, g *globalOptions, o *openOptio
 
 	// From here internal/exec owns the signals: the terminal delivers
 	// Ctrl-C to the session child, which forwards it to the remote shell.
+	// The guard keeps the default actions away between the end of the
+	// session and the clean-up, when a SIGHUP from a closed window may
+	// still be on its way.
+	release := guardSignals()
+	defer release()
 	stopSignals()
 	err = o2.session(sess, ex, interactive)
 	return o2.finish(err)
@@ -172,7 +177,7 @@ func (o *opened) warnShared() {
 		since = " since " + at
 	}
 	o.ios.Printf("%s is held open by %s%s; your shell ends when they close it",
-		o.names.ECSService, holder, since)
+		o.names.ECSService, printable(holder), printable(since))
 }
 
 // scaleUp sets the desired count to 1, then records who opened the service
@@ -211,9 +216,12 @@ func (o *opened) wait(ctx context.Context, opt *openOptions) (*ecs.Exec, error) 
 	if err != nil {
 		return nil, err
 	}
-	o.ios.Infof("connected to task %s (container %s) after %s; "+
-		"the service goes back to %d when the shell ends",
-		shortID(ex.TaskID), ex.ContainerName, fmtElapsed(time.Since(p.start)), o.svc.Desired)
+	after := fmt.Sprintf("the service goes back to %d when the shell ends", o.svc.Desired)
+	if !o.scaled {
+		after = fmt.Sprintf("the service stays at %d", o.svc.Desired)
+	}
+	o.ios.Infof("connected to task %s (container %s) after %s; %s",
+		shortID(ex.TaskID), ex.ContainerName, fmtElapsed(time.Since(p.start)), after)
 	return ex, nil
 }
 
@@ -247,6 +255,7 @@ func (o *opened) session(sess *awsSession, ex *ecs.Exec, interactive bool) error
 		Profile:     sess.profile,
 		SSMEndpoint: sess.ssmEndpoint,
 		Interactive: interactive,
+		OrphanHint:  o.orphanHint(),
 	}, streams)
 	if interactive && (res.Signal != nil || res.Canceled || res.Lost) {
 		// The shell was cut off mid-line; start our lines on a fresh one.
@@ -299,6 +308,14 @@ func (o *opened) sessionStreams(interactive bool) exec.Options {
 		}
 	}
 	return opts
+}
+
+// orphanHint is what the session child says if this process dies first.
+func (o *opened) orphanHint() string {
+	if !o.scaled {
+		return ""
+	}
+	return "the service is still open; run: " + o.closeCmd
 }
 
 // taskEnded turns the reason a session was cut off into the command's error.

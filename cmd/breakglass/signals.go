@@ -29,7 +29,7 @@ func watchSignals(parent context.Context, ios *IOStreams) (ctx context.Context, 
 			select {
 			case sig := <-ch:
 				if slices.Contains(suspendSignals, sig) {
-					ios.Printf("cannot suspend while the service is being opened; Ctrl-C cancels")
+					ios.Noticef("cannot suspend while the service is being opened; Ctrl-C cancels")
 					continue
 				}
 				cancel(&signalError{sig: sig})
@@ -66,7 +66,7 @@ func holdSignals(parent context.Context, ios *IOStreams) (ctx context.Context, r
 			case <-ch:
 				switch n {
 				case 1:
-					ios.Printf("still putting the service back to rest; interrupt twice more to abandon it")
+					ios.Noticef("still putting the service back to rest; interrupt twice more to abandon it")
 				case 3:
 					cancel()
 					return
@@ -92,4 +92,14 @@ func causeOf(ctx context.Context, err error) error {
 		return se
 	}
 	return err
+}
+
+// guardSignals catches interrupt signals and drops them until release is
+// called. It bridges the hand-overs between the parts that handle them, so
+// that no signal meets its default action (the process killed with the
+// service still open) in between.
+func guardSignals() (release func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, interruptSignals...)
+	return func() { signal.Stop(ch) }
 }

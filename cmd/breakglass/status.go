@@ -190,7 +190,7 @@ func renderStatusTable(w io.Writer, list []ecs.ServiceStatus, now time.Time) err
 	fmt.Fprintln(tw, "ENV\tSERVICE\tDESIRED\tRUNNING\tPENDING\tTASK\tSTATUS\tEXEC AGENT\tAGE\tOPENED BY")
 	for _, s := range list {
 		counts := []string{strconv.Itoa(int(s.Desired)), strconv.Itoa(int(s.Running)), strconv.Itoa(int(s.Pending))}
-		opened := dash(s.OpenedBy)
+		opened := dash(printable(s.OpenedBy))
 		if len(s.Tasks) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\t%s\n", s.Env, s.Service,
 				counts[0], counts[1], counts[2], opened)

@@ -96,3 +96,10 @@ func TestFmtAge(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintableDropsControlCharacters(t *testing.T) {
+	got := printable("alice\x1b]0;TITLE\x07\x1b[2J@host")
+	if got != "alice]0;TITLE[2J@host" {
+		t.Errorf("printable = %q", got)
+	}
+}

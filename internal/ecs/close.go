@@ -15,6 +15,9 @@ import (
 type CloseResult struct {
 	PreviousDesired int32
 	StoppedTasks    []string // IDs of the tasks Close stopped
+	// OpenedBy and OpenedAt are who had recorded holding the service open,
+	// and since when ("" if nobody): their shell ends with the close.
+	OpenedBy, OpenedAt string
 	// TagsErr is set when the opened-by tags could not be removed; the
 	// service is at rest nonetheless.
 	TagsErr error
@@ -46,7 +49,8 @@ func (c *Client) Close(ctx context.Context, t Target, reason string) (*CloseResu
 	// up the scale-down.
 	arns, listErr := c.runningTasks(ctx, t)
 
-	res := &CloseResult{PreviousDesired: svc.Desired}
+	res := &CloseResult{PreviousDesired: svc.Desired,
+		OpenedBy: svc.Tags[OpenedByTagKey], OpenedAt: svc.Tags[OpenedAtTagKey]}
 	if err := c.Scale(ctx, t, 0); err != nil {
 		return res, err
 	}

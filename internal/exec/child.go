@@ -34,6 +34,7 @@ func RunChild() int {
 	ignoreStopSignals()
 
 	args, err := childArgs(os.Getenv)
+	orphanHint := os.Getenv(envOrphanHint)
 	for _, k := range childVars {
 		if k != envResponse { // the plugin reads it, then unsets it
 			os.Unsetenv(k)
@@ -45,7 +46,7 @@ func RunChild() int {
 	}
 
 	shellsession.GetTerminalSizeCall = terminalSize(int(os.Stdin.Fd()), int(os.Stderr.Fd()))
-	go endWithParent(os.Getppid(), saveTerminal(os.Stdin))
+	go endWithParent(os.Getppid(), saveTerminal(os.Stdin), orphanHint)
 
 	// The plugin writes only its failure texts to out; they are collected
 	// and printed in the user-output format once it has returned.
@@ -69,12 +70,15 @@ const parentPoll = 250 * time.Millisecond
 // operator's next local commands would run as root in the container. The
 // child is reparented when its parent dies, which Getppid shows on every
 // Unix; the terminal is put back as it was before the plugin changed it.
-func endWithParent(parent int, tty *terminal) {
+func endWithParent(parent int, tty *terminal, hint string) {
 	for range time.Tick(parentPoll) {
 		if os.Getppid() != parent {
 			_ = tty.restore()
 			fmt.Fprintln(os.Stderr, "\r\nbreakglass: session: the breakglass process that "+
 				"started this session is gone; ending it")
+			if hint != "" {
+				fmt.Fprintf(os.Stderr, "breakglass: hint: %s\n", hint)
+			}
 			os.Exit(exitChildFailed)
 		}
 	}

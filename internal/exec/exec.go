@@ -22,13 +22,17 @@ const (
 	envProfile  = "BREAKGLASS_SESSION_PROFILE"
 	envEndpoint = "BREAKGLASS_SESSION_SSM_ENDPOINT"
 	envTarget   = "BREAKGLASS_SESSION_TARGET"
+	// envOrphanHint is what the child tells the operator when it outlives
+	// the supervisor, which can then no longer put the service back.
+	envOrphanHint = "BREAKGLASS_SESSION_ORPHAN_HINT"
 
 	childMarker = "1"
 )
 
 // childVars are the variables Run sets for the child; any inherited values
 // of them are dropped from the base environment first.
-var childVars = []string{envChild, envResponse, envRegion, envProfile, envEndpoint, envTarget}
+var childVars = []string{envChild, envResponse, envRegion, envProfile, envEndpoint, envTarget,
+	envOrphanHint}
 
 // Params describe one session, as ExecuteCommand returned it.
 type Params struct {
@@ -45,6 +49,9 @@ type Params struct {
 	Profile string
 	// SSMEndpoint is the SSM endpoint URL; "" selects the plugin's default.
 	SSMEndpoint string
+	// OrphanHint is printed by the child if the supervisor dies first (and
+	// so cannot clean up), e.g. the close command to run.
+	OrphanHint string
 	// Interactive is true for an interactive shell, which needs a terminal
 	// on stdin, and false for a one-shot command.
 	Interactive bool

@@ -118,6 +118,7 @@ type child struct {
 	grace time.Duration
 
 	inW        *os.File     // the child's stdin pipe, nil when it has the terminal
+	noTerminal bool         // the child's stdin is not a terminal
 	outR       *os.File     // the child's stdout pipe, nil when stdout is inherited
 	outDone    chan outcome // copyOutput's result
 	outFailed  chan struct{}
@@ -146,6 +147,7 @@ func startChild(p Params, o Options, stdinTTY bool, sessionID string) (*child, e
 		}
 	}
 
+	s.noTerminal = !stdinTTY
 	if stdinTTY {
 		cmd.Stdin = o.Stdin
 	} else {
@@ -213,7 +215,10 @@ func (s *child) wait(ctx context.Context, sigs <-chan os.Signal) (Result, error)
 	for !s.exited {
 		select {
 		case sig := <-sigs:
-			if !slices.Contains(forwardSignals, sig) {
+			// Without a terminal nothing else delivers Ctrl-C's signal to
+			// the child: a SIGINT sent to this process is passed on.
+			interrupt := s.noTerminal && sig == os.Interrupt
+			if !slices.Contains(forwardSignals, sig) && !interrupt {
 				continue // the child got it from the terminal too
 			}
 			if s.result.Signal == nil {
@@ -319,6 +324,7 @@ func childEnv(base []string, p Params) []string {
 		envProfile+"="+p.Profile,
 		envEndpoint+"="+p.SSMEndpoint,
 		envTarget+"="+p.Target,
+		envOrphanHint+"="+p.OrphanHint,
 	)
 	if raceEnabled {
 		// The plugin's data races would otherwise turn a clean end into
