@@ -33,7 +33,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0    success (the remote command's own exit status is not known: ECS Exec does not carry it)
   1    an AWS or internal error not listed below
-  2    bad command line or name, or no terminal for an interactive shell
+  2    bad command line, name or config file, or no terminal for an interactive shell
   3    the cluster, service or container does not exist
   4    refused: not a breakglass service, not ACTIVE, or exec not enabled
   5    AWS access: no region, missing or expired credentials, access denied
