@@ -428,3 +428,38 @@ func TestCloseStopsAnOpenService(t *testing.T) {
 		t.Errorf("close did not say whose session it ended:\n%s", stderr)
 	}
 }
+
+func TestAnAWSErrorThatPersistsIsExitCode1(t *testing.T) {
+	sb := fastSandbox(t)
+	sb.Throttle("DescribeServices", 100) // more than the SDK's retries
+	_, stderr, code := runPlain(t, hermeticEnv(t, sb), "", "open", "DEMO", "EFS-Util", "--command", "ls")
+	if code != exitError {
+		t.Errorf("exit code = %d, want %d; stderr:\n%s", code, exitError, stderr)
+	}
+	if !strings.Contains(stderr, "Rate exceeded") {
+		t.Errorf("stderr does not say what ECS answered:\n%s", stderr)
+	}
+	if n := updateServiceCalls(sb); n != 0 {
+		t.Errorf("%d UpdateService calls, want none", n)
+	}
+}
+
+func TestAFailedCleanupIsExitCode8AndSaysHowToClose(t *testing.T) {
+	sb := fastSandbox(t)
+	p := startPTY(t, hermeticEnv(t, sb), "open", "DEMO", "EFS-Util")
+	off := shellReady(p, 0)
+
+	// AWS goes away under the session: the session ends and the service
+	// cannot be put back. Three interrupts abandon the retries.
+	sb.Close()
+	off = p.expect(off, "session", 30*time.Second)
+	for i := 0; i < 3; i++ {
+		time.Sleep(300 * time.Millisecond)
+		p.send("\x03")
+	}
+	if code := p.wait(90 * time.Second); code != exitCleanupFail {
+		t.Errorf("exit code = %d, want %d", code, exitCleanupFail)
+	}
+	p.expect(off, "run: breakglass close DEMO EFS-Util", time.Second)
+	p.assertCookedTerminal()
+}
