@@ -71,9 +71,20 @@ func Run(ctx context.Context, p Params, o Options) (Result, error) {
 	}
 	// Restore errors are dropped: there is nothing left to do about them,
 	// and after SIGHUP the terminal may be gone.
-	defer func() { _ = saved.restore() }()
+	var s *child
+	defer func() {
+		_ = saved.restore()
+		if s != nil && s.cutShort() {
+			// The plugin changes the terminal through stty processes of
+			// its own; one started just before the child was ended can
+			// still change it after the restore above. They take
+			// milliseconds.
+			time.Sleep(sttySettle)
+			_ = saved.restore()
+		}
+	}()
 
-	s, err := startChild(p, o, stdinTTY, sessionID)
+	s, err = startChild(p, o, stdinTTY, sessionID)
 	if err != nil {
 		return Result{}, fmt.Errorf("start session %s: %w", sessionID, err)
 	}
@@ -119,6 +130,7 @@ type child struct {
 
 	inW        *os.File     // the child's stdin pipe, nil when it has the terminal
 	noTerminal bool         // the child's stdin is not a terminal
+	killed     bool         // killIfRunning killed it
 	outR       *os.File     // the child's stdout pipe, nil when stdout is inherited
 	outDone    chan outcome // copyOutput's result
 	outFailed  chan struct{}
@@ -297,9 +309,18 @@ type outcome struct {
 // i.e. when it panics: the child must not outlive the terminal restore.
 func (s *child) killIfRunning() {
 	if !s.exited {
+		s.killed = true
 		_ = s.cmd.Process.Kill()
 	}
 }
+
+// sttySettle is how long a session cut short waits before restoring the
+// terminal a second time (see Run).
+const sttySettle = 100 * time.Millisecond
+
+// cutShort reports whether the child was asked to end or killed, rather
+// than ending the session itself.
+func (s *child) cutShort() bool { return s.endAsked || s.killed }
 
 // childEnv is base without any inherited copies of the child's variables,
 // plus the child's variables. The session response travels here, never on
