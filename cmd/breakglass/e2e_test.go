@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 	"github.com/breakglass-dev/breakglass/internal/sandbox"
 )
 
@@ -246,7 +247,7 @@ func TestSIGINTWithoutATerminalEndsAOneShotSession(t *testing.T) {
 	sb := fastSandbox(t)
 	cmd := osexec.Command(binPath, "open", "DEMO", "EFS-Util", "--command", "sleep 60")
 	cmd.Env = hermeticEnv(t, sb)
-	stderr := &lockedBuffer{}
+	stderr := &ptytest.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,10 @@
 package exec
 
 import (
-	"bytes"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,24 +84,6 @@ func hermeticEnv(t *testing.T, extra ...string) []string {
 		"GORACE=atexit_sleep_ms=0 log_path="+filepath.Join(dir, "race"),
 	)
 	return append(env, extra...)
-}
-
-// syncBuffer collects output written from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond until it holds; the deadline only keeps a broken test

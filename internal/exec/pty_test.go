@@ -23,6 +23,8 @@ import (
 	"github.com/aws/session-manager-plugin/src/message"
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 )
 
 // supervisorResult is what the supervisor part reports back to the test.
@@ -91,7 +93,7 @@ type ptySupervisor struct {
 	t          *testing.T
 	ptmx, pts  *os.File
 	cmd        *osexec.Cmd
-	out        syncBuffer
+	out        ptytest.SyncBuffer
 	result     string
 	underShell bool
 	exited     chan struct{}

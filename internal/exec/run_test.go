@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 )
 
 // pipeRun is one Run on pipes, as from a script: no terminal anywhere.
@@ -22,7 +24,7 @@ type pipeRun struct {
 	t       *testing.T
 	g       *fakeGateway
 	stdin   *os.File // Run's stdin; the test's end is closed at once
-	out     syncBuffer
+	out     ptytest.SyncBuffer
 	outDone chan struct{}
 	stderr  *os.File
 	stdout  *os.File // Run's stdout

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,12 +11,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/breakglass-dev/breakglass/internal/ptytest"
 )
 
 func TestNewRefusesBadConfig(t *testing.T) {
@@ -239,7 +239,7 @@ func TestWireFormat(t *testing.T) {
 }
 
 func TestLogHasOneLinePerCallAndNoTokens(t *testing.T) {
-	var buf syncBuffer
+	var buf ptytest.SyncBuffer
 	cfg := fastConfig()
 	cfg.Log = &buf
 	s := start(t, cfg)
@@ -286,23 +286,6 @@ func TestLogHasOneLinePerCallAndNoTokens(t *testing.T) {
 	if strings.Contains(buf.String(), aws.ToString(res.Session.TokenValue)) {
 		t.Errorf("the log shows a session token")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestMarksAreInTimeOrder(t *testing.T) {
